@@ -1,0 +1,170 @@
+// Package testenv builds the in-process system that tests of several packages share:
+// the ERP simulator, an ERP session talking to it without a network, a SQLite store in a
+// temporary directory and a priority manager. It works inside testing/synctest bubbles.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"archibald"
+	"archibald/erp"
+	"archibald/erpsim"
+	"archibald/priority"
+	"archibald/sqlite"
+)
+
+// Options sizes the environment; zero values take small, fast defaults.
+type Options struct {
+	Customers, Products int           // simulator data (default 100 and 150)
+	PageTime, StepTime  time.Duration // simulator service times (default 20ms and 80ms)
+	NoServiceTime       bool          // serve every request at once (throughput benchmarks)
+	Grace               time.Duration // priority grace (default 10s)
+	Seed                int64
+	DBPath              string // default: a file in t.TempDir()
+	Logger              *slog.Logger
+}
+
+// Env is one in-process system.
+type Env struct {
+	Sim     *erpsim.Server
+	Session *erp.Session
+	Store   *sqlite.DB
+	Manager *priority.Manager
+	DBPath  string
+	Logger  *slog.Logger
+}
+
+// Username and Password are the simulator account of every Env.
+const (
+	Username = "agent"
+	Password = "s3cret-test-password"
+)
+
+// New builds an Env; t.Cleanup closes it.
+func New(t testing.TB, o Options) *Env {
+	t.Helper()
+	if o.Customers == 0 {
+		o.Customers = 100
+	}
+	if o.Products == 0 {
+		o.Products = 150
+	}
+	if o.PageTime == 0 {
+		o.PageTime = 20 * time.Millisecond
+	}
+	if o.StepTime == 0 {
+		o.StepTime = 80 * time.Millisecond
+	}
+	if o.NoServiceTime {
+		o.PageTime, o.StepTime = 0, 0
+	}
+	if o.Grace == 0 {
+		o.Grace = 10 * time.Second
+	}
+	if o.DBPath == "" {
+		o.DBPath = filepath.Join(t.TempDir(), "archibald.db")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	sim, err := erpsim.New(erpsim.Config{
+		Seed: o.Seed, Customers: o.Customers, Products: o.Products,
+		PageTime: o.PageTime, StepTime: o.StepTime, Jitter: 0.1,
+		Username: Username, Password: Password, Logger: o.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	sess, err := erp.NewSession(erp.Config{
+		BaseURL: "http://erp.sim", Username: Username, Password: Password,
+		HTTPClient: &http.Client{Transport: sim.RoundTripper()}, Logger: o.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := OpenStore(t, o.DBPath)
+	m := priority.New(priority.WithGrace(o.Grace), priority.WithLogger(o.Logger))
+	if err := m.Register("erp", sess); err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Sim: sim, Session: sess, Store: store, Manager: m, DBPath: o.DBPath, Logger: o.Logger}
+}
+
+// OpenStore opens the SQLite store at path; t.Cleanup closes it (a second Close is a no-op).
+func OpenStore(t testing.TB, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// MirrorMatches reports, for each entity, whether the mirror equals the simulator's data
+// row for row; the error describes the first difference.
+func MirrorMatches(ctx context.Context, sim *erpsim.Server, store archibald.MirrorReader) error {
+	customers, err := store.AllCustomers(ctx)
+	if err != nil {
+		return err
+	}
+	if err := sameRows("customers", sim.Customers(), customers, func(c archibald.Customer) string { return c.ID }); err != nil {
+		return err
+	}
+	products, err := store.AllProducts(ctx)
+	if err != nil {
+		return err
+	}
+	if err := sameRows("products", sim.Products(), products, func(p archibald.Product) string { return p.ID }); err != nil {
+		return err
+	}
+	prices, err := store.AllPrices(ctx)
+	if err != nil {
+		return err
+	}
+	return sameRows("prices", sim.Prices(), prices, func(p archibald.Price) string { return p.ArticleCode })
+}
+
+func sameRows[T comparable](entity string, want, got []T, key func(T) string) error {
+	byKey := func(a, b T) int {
+		switch ka, kb := key(a), key(b); {
+		case ka < kb:
+			return -1
+		case ka > kb:
+			return 1
+		}
+		return 0
+	}
+	want, got = slices.Clone(want), slices.Clone(got)
+	slices.SortFunc(want, byKey)
+	slices.SortFunc(got, byKey)
+	if len(want) != len(got) {
+		return &Mismatch{Entity: entity, Detail: "row count", Want: len(want), Got: len(got)}
+	}
+	for i := range want {
+		if want[i] != got[i] {
+			return &Mismatch{Entity: entity, Detail: "row " + key(want[i]), Want: want[i], Got: got[i]}
+		}
+	}
+	return nil
+}
+
+// Mismatch is a difference between the mirror and the ERP.
+type Mismatch struct {
+	Entity, Detail string
+	Want, Got      any
+}
+
+func (m *Mismatch) Error() string {
+	return "mirror differs from the ERP in " + m.Entity + ": " + m.Detail + ": want " + fmtAny(m.Want) + ", got " + fmtAny(m.Got)
+}
+
+func fmtAny(v any) string { return fmt.Sprintf("%+v", v) }
