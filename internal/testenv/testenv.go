@@ -28,6 +28,9 @@ type Options struct {
 	Grace               time.Duration // priority grace (default 10s)
 	Seed                int64
 	DBPath              string // default: a file in t.TempDir()
+	// Transport, when set, wraps the in-memory transport to the simulator (to inject
+	// network faults).
+	Transport func(http.RoundTripper) http.RoundTripper
 	Logger              *slog.Logger
 }
 
@@ -83,9 +86,13 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
+	transport := sim.RoundTripper()
+	if o.Transport != nil {
+		transport = o.Transport(transport)
+	}
 	sess, err := erp.NewSession(erp.Config{
 		BaseURL: "http://erp.sim", Username: Username, Password: Password,
-		HTTPClient: &http.Client{Transport: sim.RoundTripper()}, Logger: o.Logger,
+		HTTPClient: &http.Client{Transport: transport}, Logger: o.Logger,
 	})
 	if err != nil {
 		t.Fatal(err)
