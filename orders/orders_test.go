@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -22,39 +21,14 @@ import (
 	"archibald/internal/testenv"
 	"archibald/orders"
 	"archibald/priority"
-	"archibald/syncer"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// orderEvents collects the order service's events.
-type orderEvents struct {
-	mu     sync.Mutex
-	events []orders.Event
-}
-
-func (r *orderEvents) on(ev orders.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, ev)
-}
-
-func (r *orderEvents) kinds(id string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var ks []string
-	for _, ev := range r.events {
-		if ev.Order.ID == id {
-			ks = append(ks, ev.Kind)
-		}
-	}
-	return ks
-}
-
 // checkedSession is the bot's ERP session, checking at every order step that the
 // manager holds every service paused: the steps run strictly inside the hold.
 type checkedSession struct {
-	*erp.Session
+	bot.Session
 	manager    *priority.Manager
 	services   int // services the manager must have paused
 	steps      atomic.Int64
@@ -87,107 +61,23 @@ func (c *checkedSession) Save(ctx context.Context, d, ref string) (string, error
 }
 
 type fixture struct {
-	keepBusy atomic.Bool  // restart each sync run as soon as it finishes
-	pages    atomic.Int64 // pages the services committed
-	env      *testenv.Env
-	services []*syncer.Service
-	finished chan syncer.Event
-	session  *checkedSession
-	bot      *bot.Bot
-	events   *orderEvents
-	orders   *orders.Service
+	*testenv.System
+	session *checkedSession
 }
 
-// newFixture builds the environment, fills the mirror with the three sync services
-// (left running), and makes the order service (not started).
+// newFixture builds the system: the mirror filled by the three sync services (left
+// running), and the order service (not started) whose bot's steps are checked.
 func newFixture(t *testing.T, o testenv.Options, cfg orders.Config) *fixture {
 	t.Helper()
-	env := testenv.New(t, o)
-	f := &fixture{env: env, finished: make(chan syncer.Event, 1000), events: &orderEvents{}}
-	for _, e := range archibald.Entities {
-		var svc *syncer.Service
-		svc, err := syncer.New(syncer.Config{
-			Entity: e, ERP: env.Session, Store: env.Store, Manager: env.Manager, Interval: time.Hour,
-			OnEvent: func(ev syncer.Event) {
-				if ev.Kind == syncer.EventProgress {
-					f.pages.Add(1)
-				}
-				if ev.Kind == syncer.EventFinished {
-					f.finished <- ev
-					if f.keepBusy.Load() {
-						svc.RunNow()
-					}
-				}
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		f.services = append(f.services, svc)
-	}
-	t.Cleanup(f.stopSyncs)
-	for range archibald.Entities {
-		<-f.finished
-	}
-	f.session = &checkedSession{Session: env.Session, manager: env.Manager, services: 4}
-	f.bot = bot.New(f.session, env.Store, nil)
-	if cfg.Store == nil {
-		cfg.Store = env.Store
-	}
-	cfg.Mirror = env.Store
-	if cfg.Bot == nil {
-		cfg.Bot = f.bot
-	}
-	if cfg.Priority == nil {
-		cfg.Priority = env.Manager
-	}
-	cfg.OnEvent = f.events.on
-	svc, err := orders.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.orders = svc
+	f := &fixture{}
+	f.System = testenv.NewSystem(t, o, testenv.SystemOptions{
+		Orders: cfg,
+		WrapSession: func(env *testenv.Env, s bot.Session) bot.Session {
+			f.session = &checkedSession{Session: s, manager: env.Manager, services: 4}
+			return f.session
+		},
+	})
 	return f
-}
-
-func (f *fixture) stopSyncs() {
-	for _, s := range f.services {
-		s.Stop()
-	}
-}
-
-func (f *fixture) start(t *testing.T) {
-	t.Helper()
-	if err := f.orders.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.orders.Stop)
-}
-
-// runSyncsAgain starts a run of every service and waits for them to finish.
-func (f *fixture) runSyncsAgain() {
-	for _, s := range f.services {
-		s.RunNow()
-	}
-	for range f.services {
-		<-f.finished
-	}
-}
-
-// request builds a valid order request from the mirror: customer i, and n lines.
-func request(t *testing.T, env *testenv.Env, i, n int) orders.Request {
-	t.Helper()
-	customers := env.Sim.Customers()
-	products := env.Sim.Products()
-	req := orders.Request{CustomerID: customers[i%len(customers)].ID}
-	for j := range n {
-		p := products[(i*7+j*13)%len(products)]
-		req.Items = append(req.Items, archibald.OrderLine{ArticleCode: p.ArticleCode, Quantity: max(p.MinQty, p.MultipleQty), DiscountPct: float64(j)})
-	}
-	return req
 }
 
 func wait(t *testing.T, s *orders.Service, id string) archibald.Order {
@@ -201,30 +91,17 @@ func wait(t *testing.T, s *orders.Service, id string) archibald.Order {
 	return o
 }
 
-func erpOrdersWithReference(f *fixture, ref string) int {
-	n := 0
-	for _, o := range f.env.Sim.Orders() {
-		if o.Reference == ref {
-			n++
-		}
-	}
-	return n
-}
-
 // TestOrdersWhileSyncing submits 20 orders while the three services run on the same
 // ERP session: all succeed, every step runs inside the hold, no draft is lost.
 func TestOrdersWhileSyncing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, testenv.Options{Customers: 300, Products: 600}, orders.Config{})
-		f.start(t)
-		f.keepBusy.Store(true) // the services sync without rest during the orders
-		for _, s := range f.services {
-			s.RunNow()
-		}
-		pagesBefore := f.pages.Load()
+		f.StartOrders(t)
+		f.KeepBusy(true) // the services sync without rest during the orders
+		pagesBefore := f.Pages()
 		var ids []string
 		for i := range 20 {
-			o, created, err := f.orders.Submit(context.Background(), request(t, f.env, i, 1+i%5), "")
+			o, created, err := f.Orders.Submit(context.Background(), f.Request(i, 1+i%5), "")
 			if err != nil || !created || o.Status != archibald.OrderQueued {
 				t.Fatalf("Submit %d = %+v, %v, %v", i, o, created, err)
 			}
@@ -232,38 +109,34 @@ func TestOrdersWhileSyncing(t *testing.T) {
 			<-time.After(50 * time.Millisecond)
 		}
 		for _, id := range ids {
-			o := wait(t, f.orders, id)
+			o := wait(t, f.Orders, id)
 			if o.Status != archibald.OrderCreated || o.ErpOrderID == "" || o.Attempts != 1 {
 				t.Fatalf("order %s ended %+v", id, o)
 			}
-			if got := f.events.kinds(id); !slices.Equal(got, []string{orders.EventQueued, orders.EventSubmitting, orders.EventCreated}) {
+			if got := f.OrderEvents(id); !slices.Equal(got, []string{orders.EventQueued, orders.EventSubmitting, orders.EventCreated}) {
 				t.Fatalf("order %s events %v", id, got)
 			}
-			if n := erpOrdersWithReference(f, o.Reference); n != 1 {
+			if n := f.ERPOrders(o.Reference); n != 1 {
 				t.Fatalf("order %s is %d times in the ERP", id, n)
 			}
 		}
-		if v := f.env.Sim.Stats().ViewLost; v != 0 {
+		if v := f.Sim.Stats().ViewLost; v != 0 {
 			t.Fatalf("the simulator counted %d view losses", v)
 		}
 		if v, n := f.session.violations.Load(), f.session.steps.Load(); v != 0 || n == 0 {
 			t.Fatalf("%d of %d order steps ran outside the hold", v, n)
 		}
-		if st := f.env.Manager.Status(); st.State != priority.StateRunning || st.Pauses < 1 {
+		if st := f.Manager.Status(); st.State != priority.StateRunning || st.Pauses < 1 {
 			t.Fatalf("manager after the orders: %+v", st)
 		}
-		f.keepBusy.Store(false)
 		// Between two orders the services get the session back for a page or so.
-		if pages := f.pages.Load() - pagesBefore; pages < 10 {
+		if pages := f.Pages() - pagesBefore; pages < 10 {
 			t.Fatalf("the services committed only %d pages during the orders", pages)
 		}
-		t.Logf("the services committed %d pages during the 20 orders", f.pages.Load()-pagesBefore)
-		for len(f.finished) > 0 {
-			<-f.finished
-		}
-		f.runSyncsAgain()
-		f.stopSyncs()
-		if err := testenv.MirrorMatches(context.Background(), f.env.Sim, f.env.Store); err != nil {
+		t.Logf("the services committed %d pages during the 20 orders", f.Pages()-pagesBefore)
+		f.SyncAgain()
+		f.StopSyncs()
+		if err := testenv.MirrorMatches(context.Background(), f.Sim, f.Store); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -272,9 +145,9 @@ func TestOrdersWhileSyncing(t *testing.T) {
 func TestSubmitValidatesAgainstTheMirror(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, testenv.Options{}, orders.Config{})
-		good := request(t, f.env, 0, 2)
+		good := f.Request(0, 2)
 		var multiple archibald.Product
-		for _, p := range f.env.Sim.Products() {
+		for _, p := range f.Sim.Products() {
 			if p.MultipleQty > 1 {
 				multiple = p
 				break
@@ -300,13 +173,13 @@ func TestSubmitValidatesAgainstTheMirror(t *testing.T) {
 			req := good
 			req.Items = slices.Clone(good.Items)
 			tt.mutate(&req)
-			_, _, err := f.orders.Submit(context.Background(), req, "")
+			_, _, err := f.Orders.Submit(context.Background(), req, "")
 			var e *archibald.Error
 			if !errors.As(err, &e) || e.Code != archibald.EINVALID || e.Field != tt.wantField || !strings.Contains(e.Message, tt.wantMsg) {
 				t.Errorf("%s: err = %v, want field %s with %q", tt.name, err, tt.wantField, tt.wantMsg)
 			}
 		}
-		if list, _ := f.env.Store.ListOrders(context.Background(), "", 100); len(list) != 0 {
+		if list, _ := f.Store.ListOrders(context.Background(), "", 100); len(list) != 0 {
 			t.Fatalf("invalid requests stored %d orders", len(list))
 		}
 	})
@@ -315,23 +188,23 @@ func TestSubmitValidatesAgainstTheMirror(t *testing.T) {
 func TestIdempotency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, testenv.Options{}, orders.Config{})
-		req := request(t, f.env, 1, 2)
-		first, created, err := f.orders.Submit(context.Background(), req, "key-1")
+		req := f.Request(1, 2)
+		first, created, err := f.Orders.Submit(context.Background(), req, "key-1")
 		if err != nil || !created {
 			t.Fatal(err)
 		}
-		again, created, err := f.orders.Submit(context.Background(), req, "key-1")
+		again, created, err := f.Orders.Submit(context.Background(), req, "key-1")
 		if err != nil || created || again.ID != first.ID {
 			t.Fatalf("same key and body: %+v created=%v err=%v, want order %s", again, created, err, first.ID)
 		}
 		other := req
 		other.Items = slices.Clone(req.Items)
 		other.Items[0].Quantity *= 2
-		_, _, err = f.orders.Submit(context.Background(), other, "key-1")
+		_, _, err = f.Orders.Submit(context.Background(), other, "key-1")
 		if archibald.ErrorCode(err) != archibald.ECONFLICT {
 			t.Fatalf("same key, other body: err = %v, want a conflict", err)
 		}
-		if list, _ := f.env.Store.ListOrders(context.Background(), "", 100); len(list) != 1 {
+		if list, _ := f.Store.ListOrders(context.Background(), "", 100); len(list) != 1 {
 			t.Fatalf("%d orders stored, want 1", len(list))
 		}
 	})
@@ -342,22 +215,22 @@ func TestIdempotency(t *testing.T) {
 func TestERPRefusalFailsTheOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, testenv.Options{}, orders.Config{})
-		f.start(t)
-		before := f.env.Sim.Customers()
-		f.env.Sim.Mutate(erpsimRemoveCustomers(5))
-		removed := missingCustomer(before, f.env.Sim.Customers())
-		req := request(t, f.env, 0, 1)
+		f.StartOrders(t)
+		before := f.Sim.Customers()
+		f.Sim.Mutate(erpsimRemoveCustomers(5))
+		removed := missingCustomer(before, f.Sim.Customers())
+		req := f.Request(0, 1)
 		req.CustomerID = removed
-		o, _, err := f.orders.Submit(context.Background(), req, "")
+		o, _, err := f.Orders.Submit(context.Background(), req, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		o = wait(t, f.orders, o.ID)
+		o = wait(t, f.Orders, o.ID)
 		if o.Status != archibald.OrderFailed || !strings.Contains(o.Error, "customerId") || !strings.Contains(o.Error, removed) {
 			t.Fatalf("order ended %+v, want failed naming the customer", o)
 		}
 		assertResumed(t, f)
-		if got := f.events.kinds(o.ID); got[len(got)-1] != orders.EventFailed {
+		if got := f.OrderEvents(o.ID); got[len(got)-1] != orders.EventFailed {
 			t.Fatalf("events %v", got)
 		}
 	})
@@ -365,10 +238,10 @@ func TestERPRefusalFailsTheOrder(t *testing.T) {
 
 func assertResumed(t *testing.T, f *fixture) {
 	t.Helper()
-	if st := f.env.Manager.Status(); st.State != priority.StateRunning || st.Holders != 0 || len(st.Paused) != 0 {
+	if st := f.Manager.Status(); st.State != priority.StateRunning || st.Holders != 0 || len(st.Paused) != 0 {
 		t.Fatalf("manager after the order: %+v", st)
 	}
-	for _, s := range f.services {
+	for _, s := range f.Syncs {
 		if s.Paused() {
 			t.Fatalf("service %s still paused", s.Name())
 		}
@@ -385,8 +258,8 @@ func (panickingBot) CreateOrder(context.Context, archibald.Order) (string, error
 func TestBotPanicIsContained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, testenv.Options{}, orders.Config{})
-		pb := panickingBot{f.bot}
-		svc, err := orders.New(orders.Config{Store: f.env.Store, Mirror: f.env.Store, Bot: pb, Priority: f.env.Manager, OnEvent: f.events.on})
+		pb := panickingBot{f.Bot}
+		svc, err := orders.New(orders.Config{Store: f.Store, Mirror: f.Store, Bot: pb, Priority: f.Manager})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -394,7 +267,7 @@ func TestBotPanicIsContained(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer svc.Stop()
-		o, _, err := svc.Submit(context.Background(), request(t, f.env, 2, 1), "")
+		o, _, err := svc.Submit(context.Background(), f.Request(2, 1), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -412,33 +285,33 @@ func TestRecoveryAfterCrash(t *testing.T) {
 		t.Run(fmt.Sprintf("saved=%v", savedBeforeCrash), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := newFixture(t, testenv.Options{}, orders.Config{})
-				req := request(t, f.env, 3, 2)
+				req := f.Request(3, 2)
 				req.Reference = "REF-CRASH-1"
-				o, _, err := f.orders.Submit(context.Background(), req, "")
+				o, _, err := f.Orders.Submit(context.Background(), req, "")
 				if err != nil {
 					t.Fatal(err)
 				}
 				// The previous process marked it submitting and died, after or before save.
-				if _, err := f.env.Store.TransitionOrder(context.Background(), o.ID, archibald.OrderTransition{
+				if _, err := f.Store.TransitionOrder(context.Background(), o.ID, archibald.OrderTransition{
 					From: archibald.OrderQueued, To: archibald.OrderSubmitting, At: time.Now()}); err != nil {
 					t.Fatal(err)
 				}
 				var erpID string
 				if savedBeforeCrash {
 					o.Status = archibald.OrderSubmitting
-					if erpID, err = bot.New(f.env.Session, f.env.Store, nil).CreateOrder(context.Background(), o); err != nil {
+					if erpID, err = bot.New(f.Session, f.Store, nil).CreateOrder(context.Background(), o); err != nil {
 						t.Fatal(err)
 					}
 				}
-				f.start(t) // the restart
-				got := wait(t, f.orders, o.ID)
+				f.StartOrders(t) // the restart
+				got := wait(t, f.Orders, o.ID)
 				if got.Status != archibald.OrderCreated {
 					t.Fatalf("order ended %+v, want created", got)
 				}
 				if savedBeforeCrash && got.ErpOrderID != erpID {
 					t.Fatalf("ERP id %s, want the saved order's %s", got.ErpOrderID, erpID)
 				}
-				if n := erpOrdersWithReference(f, req.Reference); n != 1 {
+				if n := f.ERPOrders(req.Reference); n != 1 {
 					t.Fatalf("the order is %d times in the ERP, want exactly once", n)
 				}
 				wantAttempts := 1
@@ -477,18 +350,16 @@ func TestERPStopsAnswering(t *testing.T) {
 			Grace:     5 * time.Second,
 			Transport: func(rt http.RoundTripper) http.RoundTripper { dt.next = rt; return dt },
 		}, orders.Config{Timeout: timeout, SettleRetry: time.Minute})
-		f.start(t)
-		for _, s := range f.services {
-			s.RunNow()
-		}
+		f.StartOrders(t)
+		f.KeepBusy(true)
 		<-time.After(30 * time.Millisecond)
 		dt.dead.Store(true)
-		o, _, err := f.orders.Submit(context.Background(), request(t, f.env, 4, 2), "")
+		o, _, err := f.Orders.Submit(context.Background(), f.Request(4, 2), "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		got := wait(t, f.orders, o.ID)
+		got := wait(t, f.Orders, o.ID)
 		if got.Status != archibald.OrderFailed || !strings.Contains(got.Error, "did not answer") {
 			t.Fatalf("order ended %+v, want failed because the ERP did not answer", got)
 		}
@@ -498,11 +369,11 @@ func TestERPStopsAnswering(t *testing.T) {
 		assertResumed(t, f)
 
 		dt.dead.Store(false)
-		o2, _, err := f.orders.Submit(context.Background(), request(t, f.env, 5, 1), "")
+		o2, _, err := f.Orders.Submit(context.Background(), f.Request(5, 1), "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := wait(t, f.orders, o2.ID); got.Status != archibald.OrderCreated {
+		if got := wait(t, f.Orders, o2.ID); got.Status != archibald.OrderCreated {
 			t.Fatalf("order after the ERP came back ended %+v", got)
 		}
 	})
@@ -511,15 +382,15 @@ func TestERPStopsAnswering(t *testing.T) {
 func TestStopFinishesTheOrderInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, testenv.Options{}, orders.Config{})
-		f.start(t)
-		o, _, err := f.orders.Submit(context.Background(), request(t, f.env, 6, 3), "")
+		f.StartOrders(t)
+		o, _, err := f.Orders.Submit(context.Background(), f.Request(6, 3), "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		<-time.After(100 * time.Millisecond) // the bot is in the middle of the order
-		f.orders.Stop()
-		f.orders.Stop()
-		got, err := f.env.Store.Order(context.Background(), o.ID)
+		f.Orders.Stop()
+		f.Orders.Stop()
+		got, err := f.Store.Order(context.Background(), o.ID)
 		if err != nil || got.Status != archibald.OrderCreated {
 			t.Fatalf("after Stop the order is %+v, %v; want created", got, err)
 		}

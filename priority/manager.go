@@ -154,6 +154,21 @@ func New(opts ...Option) *Manager {
 	return m
 }
 
+// Configure applies options to a Manager that is not in use yet — typically Default(),
+// which is made without options. Options applied while services are registered or holds
+// exist would race with them; Configure refuses then and returns an error.
+func (m *Manager) Configure(opts ...Option) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.services) > 0 || m.holds > 0 || m.epoch != nil {
+		return errors.New("priority: Configure on a manager in use")
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	return nil
+}
+
 var (
 	defaultOnce    sync.Once
 	defaultManager *Manager

@@ -759,3 +759,17 @@ func TestStateAndKindNames(t *testing.T) {
 		t.Error("event kind names changed")
 	}
 }
+
+func TestConfigure(t *testing.T) {
+	m := New()
+	if err := m.Configure(WithGrace(time.Second), WithLinger(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if m.grace != time.Second || m.linger != time.Minute {
+		t.Fatalf("grace %v linger %v", m.grace, m.linger)
+	}
+	newGates(t, m, 1)
+	if err := m.Configure(WithGrace(time.Hour)); err == nil || m.grace != time.Second {
+		t.Fatal("Configure changed a manager in use")
+	}
+}

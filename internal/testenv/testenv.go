@@ -31,7 +31,7 @@ type Options struct {
 	// Transport, when set, wraps the in-memory transport to the simulator (to inject
 	// network faults).
 	Transport func(http.RoundTripper) http.RoundTripper
-	Logger              *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Env is one in-process system.
