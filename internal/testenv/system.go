@@ -230,3 +230,13 @@ func (s *System) ERPOrders(reference string) int {
 	}
 	return n
 }
+
+// Sync returns the sync service of the entity.
+func (s *System) Sync(entity string) *syncer.Service {
+	for _, svc := range s.Syncs {
+		if svc.Name() == entity {
+			return svc
+		}
+	}
+	panic("testenv: no sync service " + entity)
+}
