@@ -13,6 +13,7 @@ package erp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -42,6 +43,9 @@ type Config struct {
 	// Logger receives the session's logs (logins at Info, each request at Debug).
 	// Optional: the default discards.
 	Logger *slog.Logger
+	// StallAfter is how long a request may go unanswered before Ping reports the ERP
+	// as not answering. Optional: default 30s.
+	StallAfter time.Duration
 }
 
 // String describes the configuration without the password, so that printing a Config
@@ -127,6 +131,13 @@ type Session struct {
 	requests atomic.Int64
 	logins   atomic.Int64
 	relogins atomic.Int64
+
+	// health, written by the holder of the slot, read by Ping: unix nanoseconds, 0 for never
+	stallAfter    time.Duration         // immutable after NewSession
+	sentAt        atomic.Int64          // when the request in flight was sent; 0 when none is
+	lastAnswered  atomic.Int64          // when the ERP last gave an answer that was not a 5xx
+	lastFailed    atomic.Int64          // when a request last failed: no answer, or a 5xx
+	lastFailedErr atomic.Pointer[error] // the error of that failure
 }
 
 // The Session's background class is what the priority manager pauses (as "erp").
@@ -167,6 +178,11 @@ func NewSession(cfg Config) (*Session, error) {
 		password: cfg.Password,
 		client:   cfg.HTTPClient,
 		log:      cfg.Logger,
+
+		stallAfter: cfg.StallAfter,
+	}
+	if s.stallAfter <= 0 {
+		s.stallAfter = 30 * time.Second
 	}
 	if s.client == nil {
 		s.client, s.ownClient = defaultClient(), true
@@ -244,13 +260,54 @@ func (s *Session) Login(ctx context.Context) error {
 	return s.login(ctx, false)
 }
 
-// Ping is the readiness check: it succeeds at once when the session is logged in and
-// otherwise logs in, returning the login's error (ErrInvalidCredentials, ErrUnavailable,
-// …). It sends nothing else on purpose: the real ERP has no health endpoint, a list
-// request would move the session's view away from an order being entered, and a fresh
-// login would end the session. So a logged-in Ping does not prove the ERP reachable now;
-// the errors of the calls themselves say that.
-func (s *Session) Ping(ctx context.Context) error { return s.Login(ctx) }
+// Ping is the readiness check. The ERP has no health endpoint, and any request would
+// disturb an order being entered (a list request moves the session's view, a new login
+// ends the session), so Ping judges from the requests the session makes anyway:
+//   - not logged in yet: it logs in, and returns the login's error;
+//   - a request unanswered for longer than Config.StallAfter: the ERP is not answering;
+//   - the latest outcome a failure (no answer, or a 5xx): that failure.
+//
+// The errors match ErrUnavailable.
+func (s *Session) Ping(ctx context.Context) error {
+	if !s.loggedIn.Load() && s.lastFailed.Load() == 0 {
+		return s.Login(ctx)
+	}
+	now := time.Now().UnixNano()
+	if sent := s.sentAt.Load(); sent != 0 && time.Duration(now-sent) > s.stallAfter {
+		return &RequestError{Method: "PING", Path: "/erp", Err: fmt.Errorf("a request has gone unanswered for %v",
+			time.Duration(now-sent).Round(time.Second)), kinds: []error{ErrUnavailable}}
+	}
+	if failed := s.lastFailed.Load(); failed != 0 && failed >= s.lastAnswered.Load() {
+		var err error = errors.New("no answer")
+		if p := s.lastFailedErr.Load(); p != nil {
+			err = *p
+		}
+		return &RequestError{Method: "PING", Path: "/erp", Err: fmt.Errorf("the last request failed: %w", err),
+			kinds: []error{ErrUnavailable}}
+	}
+	if !s.loggedIn.Load() {
+		return s.Login(ctx)
+	}
+	return nil
+}
+
+// recordOutcome keeps what Ping judges from: whether the ERP answered the request just
+// made. A ctx that ended says nothing about the ERP and is not recorded.
+func (s *Session) recordOutcome(ctx context.Context, status int, err error) {
+	s.sentAt.Store(0)
+	now := time.Now().UnixNano()
+	switch {
+	case err == nil && status < 500:
+		s.lastAnswered.Store(now)
+	case ctx.Err() != nil:
+	default:
+		if err == nil {
+			err = fmt.Errorf("HTTP %d", status)
+		}
+		s.lastFailedErr.Store(&err)
+		s.lastFailed.Store(now)
+	}
+}
 
 // Customers reads one page (1-based) of the customer list. A background request unless
 // ctx is marked WithForeground.

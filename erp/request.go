@@ -170,12 +170,15 @@ func (s *Session) exchange(ctx context.Context, cl class, method, path string, b
 
 	start := time.Now()
 	s.requests.Add(1)
+	s.sentAt.Store(start.UnixNano())
 	resp, err := s.client.Do(req)
 	if err != nil {
+		s.recordOutcome(ctx, 0, err)
 		return answer{}, s.transportError(ctx, method, path, start, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	resp.Body.Close()
+	s.recordOutcome(ctx, resp.StatusCode, err)
 	if err != nil {
 		return answer{}, s.transportError(ctx, method, path, start, err)
 	}
