@@ -23,7 +23,7 @@ type command struct {
 
 // commands lists the subcommands in the order usage shows them; the first is the default.
 var commands = []command{
-	{"serve", "run the HTTP API, the sync services and the order worker (the default)", nil},
+	{"serve", "run the HTTP API, the sync services and the order worker (the default)", runServe},
 	{"erpsim", "run the ERP simulator alone", runERPSim},
 	{"bench", "run the scenario benchmark: orders while the sync services run", nil},
 }
