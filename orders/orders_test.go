@@ -236,8 +236,11 @@ func TestERPRefusalFailsTheOrder(t *testing.T) {
 	})
 }
 
+// assertResumed checks nothing is left paused once the worker is idle: the outcome is
+// recorded before the hold is released, so Wait may return a moment before the release.
 func assertResumed(t *testing.T, f *fixture) {
 	t.Helper()
+	synctest.Wait()
 	if st := f.Manager.Status(); st.State != priority.StateRunning || st.Holders != 0 || len(st.Paused) != 0 {
 		t.Fatalf("manager after the order: %+v", st)
 	}

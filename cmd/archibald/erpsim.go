@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"archibald/erpsim"
@@ -40,36 +37,14 @@ func runERPSim(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.PrintDefaults()
 	}
 
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "ARCHIBALD_ERPSIM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q is not a valid value for --%s", name, v, f.Name)
-			}
-		}
-	})
-	if envErr != nil {
-		fmt.Fprintf(stderr, "archibald erpsim: %v\n", envErr)
+	if err := parseFlags(fs, envPrefix+"ERPSIM_", args, stderr); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel, "text")
+	if err != nil {
+		fmt.Fprintf(stderr, "archibald erpsim: %v\n", err)
 		return errUsage
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "archibald erpsim: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return errUsage
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "archibald erpsim: --log-level %q: want debug, info, warn or error\n", *logLevel)
-		return errUsage
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	sim, err := erpsim.New(erpsim.Config{
 		Seed:       *seed,
