@@ -123,6 +123,13 @@ func generate(cfg Config) dataset {
 	articles := len(counts)
 	ngroups := min(len(families)*len(shanks), max(1, (articles+55)/56))
 	d.groups = makeGroups(ngroups)
+	// Large catalogues need more figures a family than the usual 40, or the loop below
+	// would run out of distinct codes: keep the code space at least twice the articles.
+	if need := (2*articles + ngroups*len(sizes) - 1) / (ngroups * len(sizes)); need > figures {
+		for i := range d.groups {
+			d.groups[i].figureLen = need
+		}
+	}
 
 	codes := make(map[string]bool, articles)
 	type article struct {

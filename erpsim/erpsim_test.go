@@ -621,3 +621,28 @@ func validPartitaIVA(d string) bool {
 	}
 	return sum%10 == 0
 }
+
+// TestLargeCatalogue: a catalogue larger than the usual code space (70 groups × 40
+// figures × 19 sizes = 53,200 codes) is generated, with unique article codes.
+func TestLargeCatalogue(t *testing.T) {
+	s, err := New(Config{Customers: 1, Products: 120_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	products := s.Products()
+	if len(products) != 120_000 {
+		t.Fatalf("%d products, want 120,000", len(products))
+	}
+	prices := s.Prices()
+	seen := make(map[string]bool, len(prices))
+	for _, p := range prices {
+		if seen[p.ArticleCode] {
+			t.Fatalf("article %s priced twice", p.ArticleCode)
+		}
+		seen[p.ArticleCode] = true
+	}
+	if len(prices) < 100_000 {
+		t.Fatalf("only %d articles for 120,000 variants", len(prices))
+	}
+}

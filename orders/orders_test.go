@@ -136,7 +136,7 @@ func TestOrdersWhileSyncing(t *testing.T) {
 		t.Logf("the services committed %d pages during the 20 orders", f.Pages()-pagesBefore)
 		f.SyncAgain()
 		f.StopSyncs()
-		if err := testenv.MirrorMatches(context.Background(), f.Sim, f.Store); err != nil {
+		if err := f.Sim.CompareMirror(context.Background(), f.Store); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -10,6 +10,7 @@
 package priority
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -380,18 +381,8 @@ func (m *Manager) Status() Status {
 		}
 	}
 	slices.Sort(st.Paused)
-	slices.SortFunc(st.Services, func(a, b ServiceStatus) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(st.Services, func(a, b ServiceStatus) int { return cmp.Compare(a.Name, b.Name) })
 	return st
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // beginEpochLocked starts pausing every registered service.

@@ -66,7 +66,7 @@ func TestFivePercentOfERPRequestsFail(t *testing.T) {
 		}
 		s.SyncAgain()
 		s.StopSyncs()
-		if err := testenv.MirrorMatches(context.Background(), s.Sim, s.Store); err != nil {
+		if err := s.Sim.CompareMirror(context.Background(), s.Store); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -122,7 +122,7 @@ func TestHungPageIsPreemptedAndTheOrderGoesThrough(t *testing.T) {
 		s.Sim.ClearFaults()
 		s.SyncAgain()
 		s.StopSyncs()
-		if err := testenv.MirrorMatches(context.Background(), s.Sim, s.Store); err != nil {
+		if err := s.Sim.CompareMirror(context.Background(), s.Store); err != nil {
 			t.Fatal(err)
 		}
 	})

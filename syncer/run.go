@@ -55,8 +55,10 @@ func (s *Service) run(ctx context.Context) (err error) {
 			continue
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, errStopping):
-			return err
+		case errors.Is(err, errStopping) || s.stopRequested():
+			// Stop may cancel a batch admitted at the very moment it stopped the wait;
+			// the page rolled back and the checkpoint stands.
+			return errStopping
 		case errors.Is(err, priority.ErrPreempted):
 			s.log.Info("page preempted for an order; it will be fetched again after the resume", "page", page)
 			continue
@@ -263,4 +265,13 @@ func (s *Service) failed(run archibald.SyncRun, err error) {
 	s.mu.Unlock()
 	s.log.Error("sync run failed; it goes on from its checkpoint at the next run", "runId", run.ID, "err", err)
 	s.emit(EventFailed, run, err.Error())
+}
+
+func (s *Service) stopRequested() bool {
+	select {
+	case <-s.stopping:
+		return true
+	default:
+		return false
+	}
 }

@@ -171,7 +171,7 @@ func (f *fixture) stop() {
 
 func assertMirror(t *testing.T, env *testenv.Env) {
 	t.Helper()
-	if err := testenv.MirrorMatches(context.Background(), env.Sim, env.Store); err != nil {
+	if err := env.Sim.CompareMirror(context.Background(), env.Store); err != nil {
 		t.Fatal(err)
 	}
 }

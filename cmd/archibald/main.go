@@ -25,7 +25,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the HTTP API, the sync services and the order worker (the default)", runServe},
 	{"erpsim", "run the ERP simulator alone", runERPSim},
-	{"bench", "run the scenario benchmark: orders while the sync services run", nil},
+	{"bench", "run the scenario benchmark: orders while the sync services run", runBench},
 }
 
 // errUsage marks an error in the command line; it exits with status 2.

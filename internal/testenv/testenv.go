@@ -5,15 +5,12 @@ package testenv
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
-	"archibald"
 	"archibald/erp"
 	"archibald/erpsim"
 	"archibald/priority"
@@ -115,63 +112,3 @@ func OpenStore(t testing.TB, path string) *sqlite.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
-
-// MirrorMatches reports, for each entity, whether the mirror equals the simulator's data
-// row for row; the error describes the first difference.
-func MirrorMatches(ctx context.Context, sim *erpsim.Server, store archibald.MirrorReader) error {
-	customers, err := store.AllCustomers(ctx)
-	if err != nil {
-		return err
-	}
-	if err := sameRows("customers", sim.Customers(), customers, func(c archibald.Customer) string { return c.ID }); err != nil {
-		return err
-	}
-	products, err := store.AllProducts(ctx)
-	if err != nil {
-		return err
-	}
-	if err := sameRows("products", sim.Products(), products, func(p archibald.Product) string { return p.ID }); err != nil {
-		return err
-	}
-	prices, err := store.AllPrices(ctx)
-	if err != nil {
-		return err
-	}
-	return sameRows("prices", sim.Prices(), prices, func(p archibald.Price) string { return p.ArticleCode })
-}
-
-func sameRows[T comparable](entity string, want, got []T, key func(T) string) error {
-	byKey := func(a, b T) int {
-		switch ka, kb := key(a), key(b); {
-		case ka < kb:
-			return -1
-		case ka > kb:
-			return 1
-		}
-		return 0
-	}
-	want, got = slices.Clone(want), slices.Clone(got)
-	slices.SortFunc(want, byKey)
-	slices.SortFunc(got, byKey)
-	if len(want) != len(got) {
-		return &Mismatch{Entity: entity, Detail: "row count", Want: len(want), Got: len(got)}
-	}
-	for i := range want {
-		if want[i] != got[i] {
-			return &Mismatch{Entity: entity, Detail: "row " + key(want[i]), Want: want[i], Got: got[i]}
-		}
-	}
-	return nil
-}
-
-// Mismatch is a difference between the mirror and the ERP.
-type Mismatch struct {
-	Entity, Detail string
-	Want, Got      any
-}
-
-func (m *Mismatch) Error() string {
-	return "mirror differs from the ERP in " + m.Entity + ": " + m.Detail + ": want " + fmtAny(m.Want) + ", got " + fmtAny(m.Got)
-}
-
-func fmtAny(v any) string { return fmt.Sprintf("%+v", v) }
