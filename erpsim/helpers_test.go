@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -150,3 +151,6 @@ func all[T any](t testing.TB, c *client, list string) []T {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// advance lets d pass on the fake clock of the synctest bubble it is called in.
+func advance(d time.Duration) { <-time.After(d) }

@@ -152,15 +152,15 @@ func TestSessionTTL(t *testing.T) {
 		s := newServer(t, Config{Customers: 50, Products: 50, SessionTTL: 30 * time.Minute})
 		c := newClient(t, s)
 		c.login("agent", "secret")
-		time.Sleep(29 * time.Minute) // fake clock: idle, but not long enough
+		advance(29 * time.Minute) // fake clock: idle, but not long enough
 		if a := c.do("GET", "/erp/customers?page=1", nil); a.status != 200 {
 			t.Fatalf("after 29 idle minutes: %d %s", a.status, a.body)
 		}
-		time.Sleep(29 * time.Minute) // the request above renewed the session
+		advance(29 * time.Minute) // the request above renewed the session
 		if a := c.do("GET", "/erp/customers?page=1", nil); a.status != 200 {
 			t.Fatalf("29 minutes after the last request: %d %s", a.status, a.body)
 		}
-		time.Sleep(31 * time.Minute)
+		advance(31 * time.Minute)
 		if st := s.Stats(); st.Sessions != 0 {
 			t.Errorf("sessions after 31 idle minutes = %d, want 0", st.Sessions)
 		}
@@ -229,7 +229,7 @@ func TestHungPage(t *testing.T) {
 			_, c := setup(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			done := hang(c, ctx)
-			time.Sleep(time.Hour)
+			advance(time.Hour)
 			synctest.Wait()
 			select {
 			case err := <-done:
@@ -255,7 +255,7 @@ func TestHungPage(t *testing.T) {
 			synctest.Wait()
 			next := make(chan answer, 1)
 			go func() { next <- c.do("GET", "/erp/prices?page=4", nil) }()
-			time.Sleep(time.Minute)
+			advance(time.Minute)
 			synctest.Wait()
 			if len(next) != 0 {
 				t.Fatal("a request went past the hung page of its session")
