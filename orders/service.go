@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"archibald"
+	"archibald/internal/startstop"
 )
 
 // Submitter enters orders into the ERP. *bot.Bot implements it.
@@ -75,11 +76,8 @@ type Service struct {
 	log  *slog.Logger
 	wake chan struct{} // capacity 1: queued work exists
 
-	lifeMu   sync.Mutex
-	started  bool
-	stopped  bool
-	stopping chan struct{} // closed by Stop: finish the order in flight, take no other
-	done     chan struct{}
+	// life runs the worker; its Stop asks it to finish the order in flight, take no other
+	life startstop.Lifecycle
 
 	mu      sync.Mutex
 	waiters map[string][]chan struct{} // order id → closed when the order ends (guarded by mu)
@@ -110,12 +108,10 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Service{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		wake:     make(chan struct{}, 1),
-		stopping: make(chan struct{}),
-		done:     make(chan struct{}),
-		waiters:  make(map[string][]chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		wake:    make(chan struct{}, 1),
+		waiters: make(map[string][]chan struct{}),
 	}, nil
 }
 
@@ -247,42 +243,18 @@ func newReference(now time.Time) string {
 // Start settles orders left submitting by a previous process, then runs the worker
 // until Stop or until ctx ends.
 func (s *Service) Start(ctx context.Context) error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.started {
-		return errors.New("orders: already started")
+	if err := s.life.Start(nil, func(stopping <-chan struct{}) { s.loop(ctx, stopping) }); err != nil {
+		return fmt.Errorf("orders: %w", err)
 	}
-	s.started = true
-	go s.loop(ctx)
 	return nil
 }
 
 // Stop lets the order in flight finish (its outcome is persisted), takes no other, and
 // waits for the worker. Safe to call more than once, and before Start.
-func (s *Service) Stop() {
-	s.lifeMu.Lock()
-	if !s.started || s.stopped {
-		s.lifeMu.Unlock()
-		return
-	}
-	s.stopped = true
-	close(s.stopping)
-	s.lifeMu.Unlock()
-	<-s.done
-}
-
-func (s *Service) stopRequested() bool {
-	select {
-	case <-s.stopping:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Service) Stop() { s.life.Stop(nil) }
 
 // loop is the worker: one order at a time, oldest first.
-func (s *Service) loop(ctx context.Context) {
-	defer close(s.done)
+func (s *Service) loop(ctx context.Context, stopping <-chan struct{}) {
 	retry := time.NewTimer(0)
 	defer retry.Stop()
 	for {
@@ -293,7 +265,7 @@ func (s *Service) loop(ctx context.Context) {
 			unsettled = true
 		}
 		for _, o := range queued {
-			if ctx.Err() != nil || s.stopRequested() {
+			if ctx.Err() != nil || s.life.StopRequested() {
 				return
 			}
 			s.process(ctx, o)
@@ -309,7 +281,7 @@ func (s *Service) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.stopping:
+		case <-stopping:
 			return
 		case <-s.wake:
 		case <-retryC:

@@ -143,7 +143,7 @@ func (s *Service) settle(ctx context.Context) (unsettled bool) {
 		return true
 	}
 	for _, o := range orders {
-		if ctx.Err() != nil || s.stopRequested() {
+		if ctx.Err() != nil || s.life.StopRequested() {
 			return true
 		}
 		s.log.Info("settling an order left submitting", "order", o.ID, "reference", o.Reference)

@@ -55,7 +55,7 @@ func (s *Service) run(ctx context.Context) (err error) {
 			continue
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, errStopping) || s.stopRequested():
+		case errors.Is(err, errStopping) || s.life.StopRequested():
 			// Stop may cancel a batch admitted at the very moment it stopped the wait;
 			// the page rolled back and the checkpoint stands.
 			return errStopping
@@ -127,11 +127,9 @@ func (s *Service) page(ctx context.Context, run archibald.SyncRun, page int) (ar
 // batch already admitted, so Stop returns at a page boundary.
 func (s *Service) enter(ctx context.Context) (context.Context, func(), error) {
 	s.mu.Lock()
-	select {
-	case <-s.stopping:
+	if s.life.StopRequested() {
 		s.mu.Unlock()
 		return nil, nil, errStopping
-	default:
 	}
 	waitCtx, cancel := context.WithCancel(ctx)
 	s.cancelWait = cancel
@@ -161,7 +159,7 @@ func (s *Service) wait(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.stopping:
+	case <-s.life.Stopping():
 		return errStopping
 	}
 }
@@ -265,13 +263,4 @@ func (s *Service) failed(run archibald.SyncRun, err error) {
 	s.mu.Unlock()
 	s.log.Error("sync run failed; it goes on from its checkpoint at the next run", "runId", run.ID, "err", err)
 	s.emit(EventFailed, run, err.Error())
-}
-
-func (s *Service) stopRequested() bool {
-	select {
-	case <-s.stopping:
-		return true
-	default:
-		return false
-	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"archibald"
+	"archibald/internal/startstop"
 	"archibald/priority"
 )
 
@@ -106,11 +107,8 @@ type Service struct {
 	log   *slog.Logger
 	runs  chan struct{} // capacity 1: a run is owed; sends never block, so owed runs coalesce
 
-	lifeMu   sync.Mutex // guards the lifecycle
-	started  bool
-	stopped  bool
-	stopping chan struct{} // closed by Stop: finish the page in flight, start no other
-	done     chan struct{} // closed when the loop has returned
+	// life runs the loop; its Stop asks it to finish the page in flight and start no other
+	life startstop.Lifecycle
 
 	mu sync.Mutex
 	// guarded by mu
@@ -154,15 +152,13 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Service{
-		cfg:      cfg,
-		name:     cfg.Entity,
-		fetch:    fetch,
-		gate:     priority.NewGate(),
-		log:      cfg.Logger.With("service", cfg.Entity),
-		runs:     make(chan struct{}, 1),
-		stopping: make(chan struct{}),
-		done:     make(chan struct{}),
-		status:   Status{Name: cfg.Entity, State: StateIdle},
+		cfg:    cfg,
+		name:   cfg.Entity,
+		fetch:  fetch,
+		gate:   priority.NewGate(),
+		log:    cfg.Logger.With("service", cfg.Entity),
+		runs:   make(chan struct{}, 1),
+		status: Status{Name: cfg.Entity, State: StateIdle},
 	}, nil
 }
 
@@ -193,18 +189,15 @@ func (s *Service) RunNow() {
 // Start registers the service with the manager (if any) and starts its loop. The loop
 // ends when ctx ends (cancelling the page in flight) or at Stop (after it).
 func (s *Service) Start(ctx context.Context) error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.started {
-		return fmt.Errorf("syncer %s: already started", s.name)
-	}
-	if m := s.cfg.Manager; m != nil {
-		if err := m.Register(s.name, s); err != nil {
-			return fmt.Errorf("syncer %s: %w", s.name, err)
+	register := func() error {
+		if m := s.cfg.Manager; m != nil {
+			return m.Register(s.name, s)
 		}
+		return nil
 	}
-	s.started = true
-	go s.loop(ctx)
+	if err := s.life.Start(register, func(stopping <-chan struct{}) { s.loop(ctx, stopping) }); err != nil {
+		return fmt.Errorf("syncer %s: %w", s.name, err)
+	}
 	return nil
 }
 
@@ -212,21 +205,17 @@ func (s *Service) Start(ctx context.Context) error {
 // and leaves the manager. A run in progress keeps its checkpoint. Stop is safe to call
 // more than once, and before Start.
 func (s *Service) Stop() {
-	s.lifeMu.Lock()
-	if !s.started || s.stopped {
-		s.lifeMu.Unlock()
+	// A wait at the gate (for a pause to end) is cut short; a batch in flight is not.
+	endWait := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.cancelWait != nil {
+			s.cancelWait()
+		}
+	}
+	if !s.life.Stop(endWait) {
 		return
 	}
-	s.stopped = true
-	close(s.stopping)
-	s.mu.Lock()
-	if s.cancelWait != nil {
-		s.cancelWait()
-	}
-	s.mu.Unlock()
-	s.lifeMu.Unlock()
-
-	<-s.done
 	if m := s.cfg.Manager; m != nil {
 		if err := m.Unregister(s.name); err != nil {
 			s.log.Warn("leaving the priority manager", "err", err)
@@ -253,15 +242,14 @@ func (s *Service) Status() Status {
 	return st
 }
 
-func (s *Service) loop(ctx context.Context) {
-	defer close(s.done)
+func (s *Service) loop(ctx context.Context, stopping <-chan struct{}) {
 	timer := time.NewTimer(time.Until(s.firstRunAt(ctx)))
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.stopping:
+		case <-stopping:
 			return
 		case <-timer.C:
 		case <-s.runs:
