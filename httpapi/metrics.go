@@ -23,6 +23,9 @@ type metrics struct {
 	orderDuration prometheus.Histogram
 	eventsDropped prometheus.Counter
 	sseDropped    prometheus.Counter
+
+	// owned by the fan-out goroutine, the only caller of observePriority
+	allPaused bool // an EventPaused came after the last EventResumed
 }
 
 func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
@@ -85,8 +88,14 @@ func (m *metrics) observePriority(ev priority.Event) {
 	switch ev.Kind {
 	case priority.EventPaused:
 		m.quiesce.Observe(ev.Took.Seconds())
+		m.allPaused = true
 	case priority.EventResumed:
-		m.paused.Observe(ev.Took.Seconds())
+		// A pause abandoned before every service was paused also ends with
+		// EventResumed; only a real pause counts as time spent paused.
+		if m.allPaused {
+			m.paused.Observe(ev.Took.Seconds())
+		}
+		m.allPaused = false
 	case priority.EventPreempted:
 		m.preemptions.Inc()
 	}
