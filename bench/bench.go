@@ -76,6 +76,9 @@ type Options struct {
 	OrderTimeout time.Duration
 	// SettleTimeout bounds the final sync runs after the orders (default 3m).
 	SettleTimeout time.Duration
+	// SyncAlone is how long the services' throughput is measured with no orders, before
+	// the orders start, in the sync modes (default 3s).
+	SyncAlone time.Duration
 
 	// Sweep measures the time to quiesce for each of SweepSizes product rows (default
 	// 1,000, 10,000 and 100,000), taking SweepHolds holds (default 30) at random moments
@@ -115,6 +118,7 @@ func (o Options) withDefaults() (Options, error) {
 	defDur(&o.Grace, 10*time.Second)
 	defDur(&o.OrderTimeout, 2*time.Minute)
 	defDur(&o.SettleTimeout, 3*time.Minute)
+	defDur(&o.SyncAlone, 3*time.Second)
 	if o.Rate == 0 {
 		o.Rate = 1
 	}
@@ -179,6 +183,10 @@ type ModeReport struct {
 	QuiesceMs      *Quiesce `json:"quiesceMs"`
 	ViewLost       int64    `json:"viewLost"`       // order steps the ERP answered view_lost
 	SyncRowsPerSec float64  `json:"syncRowsPerSec"` // rows the services read while the orders ran
+	// SyncAloneRowsPerSec is what the services read with no orders, beside
+	// ERPRowsPerSec, what one ERP session can serve: a page of rows a page time.
+	SyncAloneRowsPerSec float64 `json:"syncAloneRowsPerSec"`
+	ERPRowsPerSec       float64 `json:"erpRowsPerSec"`
 	MirrorMatches  bool     `json:"mirrorMatches"`  // the mirror equals the ERP after the final runs
 	// MirrorDiff says how the mirror differs from the ERP when MirrorMatches is false.
 	MirrorDiff string `json:"mirrorDiff,omitempty"`
@@ -311,6 +319,11 @@ func checks(o Options, modes []ModeReport) []Check {
 	if q := pr.QuiesceMs; q != nil {
 		limit := ms(o.PageTime + 5*time.Millisecond)
 		out = append(out, Check{Name: "priority: quiesce p99 ≤ page time + 5 ms", Value: q.P99, Limit: limit, Pass: q.P99 <= limit})
+	}
+	if pr.ERPRowsPerSec > 0 {
+		limit := round1(0.9 * pr.ERPRowsPerSec)
+		out = append(out, Check{Name: "priority: sync rows/s with no orders ≥ 0.9 × what the ERP serves",
+			Value: pr.SyncAloneRowsPerSec, Limit: limit, Pass: pr.SyncAloneRowsPerSec >= limit})
 	}
 	if idle := find(ModeIdle); idle != nil {
 		limit := round1(idle.LatencyMs.P95 * 1.10)

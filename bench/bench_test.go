@@ -25,7 +25,7 @@ func small(t *testing.T) Options {
 	return Options{
 		Orders: 3, Rate: 20, PageTime: 2 * time.Millisecond, StepTime: 5 * time.Millisecond,
 		Customers: 40, Products: 80, SyncInterval: 200 * time.Millisecond,
-		OrderTimeout: 30 * time.Second, SettleTimeout: 30 * time.Second,
+		OrderTimeout: 30 * time.Second, SettleTimeout: 30 * time.Second, SyncAlone: 200 * time.Millisecond,
 		SweepSizes: []int{300, 600}, SweepHolds: 5, Dir: t.TempDir(),
 	}
 }
@@ -78,6 +78,10 @@ func TestRunEveryMode(t *testing.T) {
 				if m.SyncRowsPerSec <= 0 {
 					t.Errorf("no-priority: sync rows/s %v, want the services running", m.SyncRowsPerSec)
 				}
+				if m.SyncAloneRowsPerSec <= 0 || m.ERPRowsPerSec != 10000 {
+					t.Errorf("no-priority: alone %v rows/s of %v the ERP serves; want some of 10000 (20 rows / 2 ms)",
+						m.SyncAloneRowsPerSec, m.ERPRowsPerSec)
+				}
 				if m.ViewLost == 0 {
 					t.Errorf("no-priority: no view lost; the services should have moved the view under the orders")
 				}
@@ -95,8 +99,8 @@ func TestRunEveryMode(t *testing.T) {
 			}
 		})
 	}
-	if len(rep.Checks) != 5 {
-		t.Errorf("%d checks, want 5: %+v", len(rep.Checks), rep.Checks)
+	if len(rep.Checks) != 6 {
+		t.Errorf("%d checks, want 6: %+v", len(rep.Checks), rep.Checks)
 	}
 	out := progress.String()
 	for _, want := range []string{"idle: 3/3 orders done", "no-priority: 3/3 orders done", "priority: 3/3 orders done"} {

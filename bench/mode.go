@@ -218,6 +218,12 @@ func (w *syncWatch) beginSettle() {
 	w.mu.Unlock()
 }
 
+func (w *syncWatch) resetRows() {
+	w.mu.Lock()
+	w.rows = 0
+	w.mu.Unlock()
+}
+
 func (w *syncWatch) snapshot() (rows int64, failures []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -310,6 +316,20 @@ func runMode(ctx context.Context, o Options, mode Mode, p *progressLine) (ModeRe
 		p.set("%s: starting the sync services", mode)
 		if err := waitAll(ctx, watch.started, "start"); err != nil {
 			return rep, err
+		}
+		// The services alone first: their throughput against what the session serves.
+		p.set("%s: the sync services alone for %v", mode, o.SyncAlone)
+		watch.setMeasuring(true)
+		err := sleepUntil(ctx, time.Now().Add(o.SyncAlone))
+		watch.setMeasuring(false)
+		if err != nil {
+			return rep, err
+		}
+		alone, _ := watch.snapshot()
+		watch.resetRows()
+		rep.SyncAloneRowsPerSec = round1(float64(alone) / o.SyncAlone.Seconds())
+		if o.PageTime > 0 {
+			rep.ERPRowsPerSec = round1(float64(erpsim.DefaultPageSize) / o.PageTime.Seconds())
 		}
 	}
 	ordersCfg := orders.Config{

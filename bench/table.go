@@ -13,7 +13,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "ERP timings: page %s ms, order step %s ms; simulator reached %s\n\n",
 		num(r.PageTimeMs), num(r.StepTimeMs), r.Transport)
 	if len(r.Modes) > 0 {
-		fmt.Fprintln(tw, "mode\tcreated\tfailed\tp50 ms\tp95 ms\tp99 ms\tmax ms\tquiesce p50\tquiesce p99\tview lost\tsync rows/s\tmirror\t")
+		fmt.Fprintln(tw, "mode\tcreated\tfailed\tp50 ms\tp95 ms\tp99 ms\tmax ms\tquiesce p50\tquiesce p99\tview lost\tsync rows/s\talone rows/s\tmirror\t")
 		for _, m := range r.Modes {
 			qp50, qp99 := "-", "-"
 			if m.QuiesceMs != nil {
@@ -23,10 +23,14 @@ func (r Report) WriteTable(w io.Writer) error {
 			if !m.MirrorMatches {
 				mirror = "DIFFERS"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n",
+			alone := "-"
+			if m.ERPRowsPerSec > 0 {
+				alone = num(m.SyncAloneRowsPerSec) + " of " + num(m.ERPRowsPerSec)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n",
 				m.Mode, m.Orders.Created, m.Orders.Failed,
 				num(m.LatencyMs.P50), num(m.LatencyMs.P95), num(m.LatencyMs.P99), num(m.LatencyMs.Max),
-				qp50, qp99, m.ViewLost, num(m.SyncRowsPerSec), mirror)
+				qp50, qp99, m.ViewLost, num(m.SyncRowsPerSec), alone, mirror)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
