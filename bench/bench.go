@@ -187,7 +187,7 @@ type ModeReport struct {
 	// ERPRowsPerSec, what one ERP session can serve: a page of rows a page time.
 	SyncAloneRowsPerSec float64 `json:"syncAloneRowsPerSec"`
 	ERPRowsPerSec       float64 `json:"erpRowsPerSec"`
-	MirrorMatches  bool     `json:"mirrorMatches"`  // the mirror equals the ERP after the final runs
+	MirrorMatches       bool    `json:"mirrorMatches"` // the mirror equals the ERP after the final runs
 	// MirrorDiff says how the mirror differs from the ERP when MirrorMatches is false.
 	MirrorDiff string `json:"mirrorDiff,omitempty"`
 	// Failures lists the distinct reasons of the failed orders, with their counts.
