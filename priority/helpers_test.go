@@ -14,8 +14,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeService is a Pausable with function fields; it counts the calls it gets.
 type fakeService struct {
-	pause   func(ctx context.Context) error
-	preempt func()
+	pause func(ctx context.Context) error
 
 	mu      sync.Mutex
 	pauses  int
@@ -42,15 +41,6 @@ func (f *fakeService) counts() (pauses, resumes int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.pauses, f.resumes
-}
-
-// preemptibleService adds Preempt to a fakeService.
-type preemptibleService struct{ *fakeService }
-
-func (p preemptibleService) Preempt() {
-	if p.preempt != nil {
-		p.preempt()
-	}
 }
 
 // startBatch enters g and returns the function that ends the batch. It fails the test if

@@ -744,7 +744,8 @@ func TestLinger(t *testing.T) {
 }
 
 func TestDefaultIsOneInstance(t *testing.T) {
-	if Default() != Default() || Default() == nil {
+	first, second := Default(), Default()
+	if first != second || first == nil {
 		t.Fatal("Default is not one instance")
 	}
 }
