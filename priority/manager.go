@@ -184,6 +184,10 @@ func Default() *Manager {
 // Register adds a service. If holds exist, the service is paused before Register
 // returns; if that pause fails, the service is not registered and the error is returned.
 // A duplicate name gives ErrDuplicate.
+//
+// The Manager calls the service's Resume while holding its own lock, so that a resume
+// is never overtaken by the next pause: Resume must return quickly and must not call
+// the Manager. Pause runs in a goroutine of its own and may block.
 func (m *Manager) Register(name string, s Pausable) error {
 	if s == nil {
 		return fmt.Errorf("priority: register %q: nil service", name)
