@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"archibald"
@@ -19,6 +21,7 @@ import (
 	"archibald/erpsim"
 	"archibald/httpapi"
 	"archibald/orders"
+	"archibald/postgres"
 	"archibald/priority"
 	"archibald/sqlite"
 	"archibald/syncer"
@@ -47,7 +50,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address the HTTP API listens on")
-	fs.StringVar(&c.db, "db", "archibald.db", "SQLite database file (created if missing)")
+	fs.StringVar(&c.db, "db", "archibald.db", "the store: a SQLite file (created if missing), or a postgres:// URL")
 	fs.StringVar(&c.erpURL, "erp-url", "", "base URL of the ERP; empty starts the ERP simulator in this process")
 	fs.StringVar(&c.erpUsername, "erp-username", erpsim.DefaultUsername, "ERP account username")
 	fs.StringVar(&c.erpPassword, "erp-password", erpsim.DefaultPassword, "ERP account password (prefer the environment variable)")
@@ -161,7 +164,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		fmt.Fprintf(stdout, "Status page: %s/\n", url)
 	}
-	log.Info("archibald serving", "url", url, "db", cfg.db)
+	log.Info("archibald serving", "url", url, "db", redactDSN(cfg.db))
 	return app.serve(ctx, ln, cfg.shutdown)
 }
 
@@ -169,7 +172,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // order worker and the HTTP API.
 type app struct {
 	log     *slog.Logger
-	store   *sqlite.DB
+	store   archibald.Store
 	sim     *erpsim.Server // nil with --erp-url
 	simSrv  *http.Server
 	session *erp.Session
@@ -187,7 +190,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger) (a *app, er
 			a.close()
 		}
 	}()
-	if a.store, err = sqlite.Open(ctx, cfg.db, sqlite.WithLogger(log)); err != nil {
+	if a.store, err = openStore(ctx, cfg.db, log); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = a.store.Close() })
@@ -327,4 +330,22 @@ func (a *app) close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// openStore opens the store --db names: PostgreSQL for a postgres:// or postgresql://
+// URL, a SQLite file otherwise.
+func openStore(ctx context.Context, db string, log *slog.Logger) (archibald.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return postgres.Open(ctx, db, postgres.WithLogger(log))
+	}
+	return sqlite.Open(ctx, db, sqlite.WithLogger(log))
+}
+
+// redactDSN hides the password of a database URL, for the log.
+func redactDSN(db string) string {
+	u, err := neturl.Parse(db)
+	if err != nil || u.User == nil {
+		return db
+	}
+	return u.Redacted()
 }

@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestServeRefusesBadConfiguration(t *testing.T) {
@@ -86,5 +91,55 @@ func TestServeStartsAndStops(t *testing.T) {
 	token := strings.TrimSpace(strings.SplitN(strings.SplitN(out, "shown once): ", 2)[1], "\n", 2)[0])
 	if strings.Contains(stderr.String(), token) {
 		t.Fatal("the generated token appears in the log")
+	}
+}
+
+func TestRedactDSN(t *testing.T) {
+	for in, want := range map[string]string{
+		"archibald.db": "archibald.db",
+		"postgres://archibald:hunter2@db.internal:5432/archibald?sslmode=require": "postgres://archibald:xxxxx@db.internal:5432/archibald?sslmode=require",
+		"postgres://postgres@127.0.0.1/test":                                      "postgres://postgres@127.0.0.1/test",
+	} {
+		if got := redactDSN(in); got != want {
+			t.Errorf("redactDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestServeOnPostgres runs the whole system on the PostgreSQL store (in a schema of its
+// own on the local server) until the customers are synced.
+func TestServeOnPostgres(t *testing.T) {
+	base := os.Getenv("ARCHIBALD_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v", redactDSN(base), err)
+	}
+	schema := fmt.Sprintf("serve_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		_ = conn.Close(ctx)
+	})
+
+	runCtx, cancel := context.WithCancel(ctx)
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(runCtx, []string{"serve", "--addr", "127.0.0.1:0", "--db", base + "&search_path=" + schema}, &stdout, &stderr)
+	}()
+	stderr.waitFor(t, `msg="sync run finished" service=customers`)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d; stderr %s", code, stderr.String())
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+schema+".customers").Scan(&n); err != nil || n != 1200 {
+		t.Fatalf("customers in PostgreSQL: %d, %v; want 1200", n, err)
 	}
 }
