@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"archibald"
+	"archibald/internal/mirrorrow"
 )
 
 // mirrorTable is the table that mirrors one entity and the statements that write it.
@@ -24,7 +25,7 @@ type mirrorTable struct {
 	touchMany    string // $1 seen_run, $2 keys
 }
 
-// mirrorColumns lists each table's columns as pageRows fills mirrorRow.vals, key first.
+// mirrorColumns lists each table's columns as mirrorrow.FromPage fills Row.Vals, key first.
 var mirrorColumns = map[string][]string{
 	archibald.EntityCustomers: {"id", "name", "vat_number", "email", "city", "name_fold", "search_text"},
 	archibald.EntityProducts: {"id", "article_code", "description", "product_group",
@@ -76,7 +77,7 @@ func scanRun(row pgx.Row) (archibald.SyncRun, error) {
 func table(entity string) (*mirrorTable, error) {
 	t, ok := mirrorTables[entity]
 	if !ok {
-		return nil, unknownEntity(entity)
+		return nil, mirrorrow.UnknownEntity(entity)
 	}
 	return t, nil
 }
@@ -210,7 +211,7 @@ func (db *DB) CommitPage(ctx context.Context, p archibald.PageCommit) (archibald
 		return archibald.SyncRun{}, archibald.FieldErrorf("total", "is %d; it cannot be negative", p.Total)
 	}
 	// Validation and hashing happen before a connection is taken.
-	rows, err := pageRows(p)
+	rows, err := mirrorrow.FromPage(p)
 	if err != nil {
 		return archibald.SyncRun{}, err
 	}
@@ -249,14 +250,14 @@ func (db *DB) CommitPage(ctx context.Context, p archibald.PageCommit) (archibald
 // queueRows reads the stored hashes of the rows (their keys are unique) and queues
 // their upserts, counting inserts and updates; unchanged rows are only marked seen.
 // The run's row is locked, so no other transaction writes the entity's table meanwhile.
-func queueRows(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, t *mirrorTable, runID string, rows []mirrorRow) (archibald.RowCounts, error) {
+func queueRows(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, t *mirrorTable, runID string, rows []mirrorrow.Row) (archibald.RowCounts, error) {
 	c := archibald.RowCounts{Seen: len(rows)}
 	if len(rows) == 0 {
 		return c, nil
 	}
 	keys := make([]string, len(rows))
 	for i, r := range rows {
-		keys[i] = r.key
+		keys[i] = r.Key
 	}
 	old := make(map[string]string, len(rows))
 	res, err := tx.Query(ctx, t.selectHashes, keys)
@@ -274,18 +275,18 @@ func queueRows(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, t *mirrorTable,
 
 	unchanged := keys[:0] // reuses keys' array: index i is read before it can be written
 	for _, r := range rows {
-		h, ok := old[r.key]
+		h, ok := old[r.Key]
 		switch {
 		case !ok:
 			c.Inserted++
-		case h == r.hash:
-			unchanged = append(unchanged, r.key)
+		case h == r.Hash:
+			unchanged = append(unchanged, r.Key)
 			continue
 		default:
 			c.Updated++
 		}
-		args := make([]any, 0, len(r.vals)+2)
-		args = append(append(args, r.vals...), r.hash, runID)
+		args := make([]any, 0, len(r.Vals)+2)
+		args = append(append(args, r.Vals...), r.Hash, runID)
 		batch.Queue(t.upsert, args...)
 	}
 	if len(unchanged) > 0 {

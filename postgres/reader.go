@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"archibald"
+	"archibald/internal/mirrorrow"
 )
 
 // Search limits: limit <= 0 means defaultLimit; larger limits are capped at maxLimit.
@@ -79,7 +80,7 @@ func queryAll[T any](ctx context.Context, db *DB, what string, scan func(pgx.Row
 // folded in Go on both sides and matched with strpos, so that no character of the
 // query is a wildcard and non-ASCII letters fold as in the SQLite store.
 func (db *DB) SearchCustomers(ctx context.Context, query string, limit int) ([]archibald.Customer, error) {
-	q := fold(strings.TrimSpace(query))
+	q := mirrorrow.Fold(strings.TrimSpace(query))
 	if q == "" {
 		return queryAll(ctx, db, "search customers", scanCustomer,
 			"SELECT "+customerColumns+" FROM customers ORDER BY name_fold, id LIMIT $1", clampLimit(limit))
@@ -94,7 +95,7 @@ func (db *DB) SearchCustomers(ctx context.Context, query string, limit int) ([]a
 // then variant id.
 func (db *DB) SearchProducts(ctx context.Context, query string, limit int) ([]archibald.Product, error) {
 	q := strings.TrimSpace(query)
-	code := normArticle(q)
+	code := mirrorrow.NormArticle(q)
 	if code == "" {
 		return queryAll(ctx, db, "search products", scanProduct,
 			"SELECT "+productColumns+" FROM products ORDER BY article_code, id LIMIT $1", clampLimit(limit))
@@ -103,7 +104,7 @@ func (db *DB) SearchProducts(ctx context.Context, query string, limit int) ([]ar
 		"SELECT "+productColumns+` FROM products
 		WHERE strpos(article_norm, $1) > 0 OR strpos(description_fold, $2) > 0
 		ORDER BY article_code, id LIMIT $3`,
-		code, fold(q), clampLimit(limit))
+		code, mirrorrow.Fold(q), clampLimit(limit))
 }
 
 // Customer returns one customer, or a NotFound error.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"archibald"
+	"archibald/internal/mirrorrow"
 )
 
 // mirrorTable is the table that mirrors one entity and the statements that write it.
@@ -23,7 +24,7 @@ type mirrorTable struct {
 	touchMany    *sql.Stmt // seen_run, JSON array of keys
 }
 
-// mirrorColumns lists each table's columns as pageRows fills mirrorRow.vals, key first.
+// mirrorColumns lists each table's columns as mirrorrow.FromPage fills Row.Vals, key first.
 var mirrorColumns = map[string][]string{
 	archibald.EntityCustomers: {"id", "name", "vat_number", "email", "city", "name_fold", "search_text"},
 	archibald.EntityProducts: {"id", "article_code", "description", "product_group",
@@ -110,7 +111,7 @@ func scanRun(row interface{ Scan(...any) error }) (archibald.SyncRun, error) {
 func (db *DB) table(entity string) (*mirrorTable, error) {
 	t, ok := db.stmts.tables[entity]
 	if !ok {
-		return nil, unknownEntity(entity)
+		return nil, mirrorrow.UnknownEntity(entity)
 	}
 	return t, nil
 }
@@ -222,7 +223,7 @@ func (db *DB) CommitPage(ctx context.Context, p archibald.PageCommit) (archibald
 		return archibald.SyncRun{}, archibald.FieldErrorf("total", "is %d; it cannot be negative", p.Total)
 	}
 	// Validation and hashing happen before the write lock is taken.
-	rows, err := pageRows(p)
+	rows, err := mirrorrow.FromPage(p)
 	if err != nil {
 		return archibald.SyncRun{}, err
 	}
@@ -257,14 +258,14 @@ func (db *DB) CommitPage(ctx context.Context, p archibald.PageCommit) (archibald
 
 // writeRows upserts rows (their keys are unique), comparing content hashes to count
 // inserts and updates; unchanged rows are only marked seen.
-func (db *DB) writeRows(ctx context.Context, tx *sql.Tx, t *mirrorTable, runID string, rows []mirrorRow) (archibald.RowCounts, error) {
+func (db *DB) writeRows(ctx context.Context, tx *sql.Tx, t *mirrorTable, runID string, rows []mirrorrow.Row) (archibald.RowCounts, error) {
 	c := archibald.RowCounts{Seen: len(rows)}
 	if len(rows) == 0 {
 		return c, nil
 	}
 	keys := make([]string, len(rows))
 	for i, r := range rows {
-		keys[i] = r.key
+		keys[i] = r.Key
 	}
 	keysJSON, err := json.Marshal(keys)
 	if err != nil {
@@ -291,20 +292,20 @@ func (db *DB) writeRows(ctx context.Context, tx *sql.Tx, t *mirrorTable, runID s
 	}
 
 	upsert := tx.StmtContext(ctx, t.upsert)
-	args := make([]any, 0, len(rows[0].vals)+2)
+	args := make([]any, 0, len(rows[0].Vals)+2)
 	unchanged := keys[:0] // reuses keys' array: index i is read before it can be written
 	for _, r := range rows {
-		h, ok := old[r.key]
+		h, ok := old[r.Key]
 		switch {
 		case !ok:
 			c.Inserted++
-		case h == r.hash:
-			unchanged = append(unchanged, r.key)
+		case h == r.Hash:
+			unchanged = append(unchanged, r.Key)
 			continue
 		default:
 			c.Updated++
 		}
-		args = append(append(args[:0], r.vals...), r.hash, runID)
+		args = append(append(args[:0], r.Vals...), r.Hash, runID)
 		if _, err := upsert.ExecContext(ctx, args...); err != nil {
 			return c, err
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"archibald"
+	"archibald/internal/mirrorrow"
 )
 
 // Search limits: limit <= 0 means defaultLimit; larger limits are capped at maxLimit.
@@ -74,7 +75,7 @@ func queryAll[T any](ctx context.Context, db *sql.DB, what string, scan func(int
 // SearchCustomers matches the query case-insensitively as a substring of the name, the
 // id or the VAT number, ordered by name (case-insensitively) then id.
 func (db *DB) SearchCustomers(ctx context.Context, query string, limit int) ([]archibald.Customer, error) {
-	q := fold(strings.TrimSpace(query))
+	q := mirrorrow.Fold(strings.TrimSpace(query))
 	if q == "" {
 		return queryAll(ctx, db.read, "search customers", scanCustomer,
 			"SELECT "+customerColumns+" FROM customers ORDER BY name_fold, id LIMIT ?", clampLimit(limit))
@@ -90,7 +91,7 @@ func (db *DB) SearchCustomers(ctx context.Context, query string, limit int) ([]a
 // then variant id.
 func (db *DB) SearchProducts(ctx context.Context, query string, limit int) ([]archibald.Product, error) {
 	q := strings.TrimSpace(query)
-	code := normArticle(q)
+	code := mirrorrow.NormArticle(q)
 	if code == "" {
 		return queryAll(ctx, db.read, "search products", scanProduct,
 			"SELECT "+productColumns+" FROM products ORDER BY article_code, id LIMIT ?", clampLimit(limit))
@@ -99,7 +100,7 @@ func (db *DB) SearchProducts(ctx context.Context, query string, limit int) ([]ar
 		"SELECT "+productColumns+` FROM products INDEXED BY products_article_code_idx
 		WHERE instr(article_norm, ?) > 0 OR instr(description_fold, ?) > 0
 		ORDER BY article_code, id LIMIT ?`,
-		code, fold(q), clampLimit(limit))
+		code, mirrorrow.Fold(q), clampLimit(limit))
 }
 
 // Customer returns one customer, or a NotFound error.

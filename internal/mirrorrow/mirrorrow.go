@@ -1,4 +1,8 @@
-package postgres
+// Package mirrorrow turns a page of ERP rows into the rows a store writes: each with its
+// key, the content hash that tells an update from an unchanged row, and the values of
+// its table's columns. The SQLite and PostgreSQL stores share it, so that both hash and
+// search the same way.
+package mirrorrow
 
 import (
 	"crypto/sha256"
@@ -10,13 +14,13 @@ import (
 	"archibald"
 )
 
-// mirrorRow is one row of a page, ready to be written: its key, the content hash of its
-// fields and the values of the table's columns (key first, then the data columns; the
-// hash and seen_run are bound separately).
-type mirrorRow struct {
-	key  string
-	hash string
-	vals []any
+// Row is one row of a page, ready to be written: its key, the content hash of its
+// fields and the values of the table's columns (key first, then the data columns in the
+// order Columns gives; the hash and seen_run are bound separately).
+type Row struct {
+	Key  string
+	Hash string
+	Vals []any
 }
 
 // rowHasher builds the canonical encoding of a row's fields (each field length- or
@@ -40,12 +44,13 @@ func (h *rowHasher) sum() string {
 	return hex.EncodeToString(s[:])
 }
 
-// fold lower-cases s for case-insensitive matching (Unicode-aware, unlike lower() under the "C" collation).
-func fold(s string) string { return strings.ToLower(s) }
+// Fold lower-cases s for case-insensitive matching. It is done in Go because it is
+// Unicode-aware, unlike SQLite's lower() or PostgreSQL's under the "C" collation.
+func Fold(s string) string { return strings.ToLower(s) }
 
-// normArticle upper-cases an article code and drops its dots and spaces, so that
+// NormArticle upper-cases an article code and drops its dots and spaces, so that
 // "h1.314", "H1 314" and "H1314" all match "H1.314.016".
-func normArticle(s string) string {
+func NormArticle(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '.' || r == ' ' {
 			return -1
@@ -54,16 +59,16 @@ func normArticle(s string) string {
 	}, strings.ToUpper(s))
 }
 
-// customersSearchSep separates the folded fields in customers.search_text; it is a
+// SearchSep separates the folded fields in customers.search_text; it is a
 // control character no query contains, so a match never spans two fields.
-const customersSearchSep = "\x1f"
+const SearchSep = "\x1f"
 
-// pageRows validates the page's rows against the run's entity and turns them into
+// FromPage validates the page's rows against the run's entity and turns them into
 // mirror rows. When a key appears more than once in the page the last row wins and
 // is written once, at the position of its last occurrence.
-func pageRows(p archibald.PageCommit) ([]mirrorRow, error) {
+func FromPage(p archibald.PageCommit) ([]Row, error) {
 	entity := p.Run.Entity
-	var rows []mirrorRow
+	var rows []Row
 	var h rowHasher
 	counts := map[string]int{
 		archibald.EntityCustomers: len(p.Customers),
@@ -77,68 +82,69 @@ func pageRows(p archibald.PageCommit) ([]mirrorRow, error) {
 	}
 	switch entity {
 	case archibald.EntityCustomers:
-		rows = make([]mirrorRow, 0, len(p.Customers))
+		rows = make([]Row, 0, len(p.Customers))
 		for i, c := range p.Customers {
 			if c.ID == "" {
 				return nil, archibald.FieldErrorf(fmt.Sprintf("customers[%d].id", i), "is empty")
 			}
-			rows = append(rows, mirrorRow{
-				key:  c.ID,
-				hash: h.str(c.ID).str(c.Name).str(c.VATNumber).str(c.Email).str(c.City).sum(),
-				vals: []any{c.ID, c.Name, c.VATNumber, c.Email, c.City,
-					fold(c.Name), fold(c.Name) + customersSearchSep + fold(c.ID) + customersSearchSep + fold(c.VATNumber)},
+			rows = append(rows, Row{
+				Key:  c.ID,
+				Hash: h.str(c.ID).str(c.Name).str(c.VATNumber).str(c.Email).str(c.City).sum(),
+				Vals: []any{c.ID, c.Name, c.VATNumber, c.Email, c.City,
+					Fold(c.Name), Fold(c.Name) + SearchSep + Fold(c.ID) + SearchSep + Fold(c.VATNumber)},
 			})
 		}
 	case archibald.EntityProducts:
-		rows = make([]mirrorRow, 0, len(p.Products))
+		rows = make([]Row, 0, len(p.Products))
 		for i, pr := range p.Products {
 			if pr.ID == "" {
 				return nil, archibald.FieldErrorf(fmt.Sprintf("products[%d].id", i), "is empty")
 			}
-			rows = append(rows, mirrorRow{
-				key: pr.ID,
-				hash: h.str(pr.ID).str(pr.ArticleCode).str(pr.Description).str(pr.Group).
+			rows = append(rows, Row{
+				Key: pr.ID,
+				Hash: h.str(pr.ID).str(pr.ArticleCode).str(pr.Description).str(pr.Group).
 					int(int64(pr.PackageContent)).int(int64(pr.MinQty)).int(int64(pr.MultipleQty)).int(int64(pr.MaxQty)).sum(),
-				vals: []any{pr.ID, pr.ArticleCode, pr.Description, pr.Group,
+				Vals: []any{pr.ID, pr.ArticleCode, pr.Description, pr.Group,
 					pr.PackageContent, pr.MinQty, pr.MultipleQty, pr.MaxQty,
-					normArticle(pr.ArticleCode), fold(pr.Description)},
+					NormArticle(pr.ArticleCode), Fold(pr.Description)},
 			})
 		}
 	case archibald.EntityPrices:
-		rows = make([]mirrorRow, 0, len(p.Prices))
+		rows = make([]Row, 0, len(p.Prices))
 		for i, pc := range p.Prices {
 			if pc.ArticleCode == "" {
 				return nil, archibald.FieldErrorf(fmt.Sprintf("prices[%d].articleCode", i), "is empty")
 			}
-			rows = append(rows, mirrorRow{
-				key:  pc.ArticleCode,
-				hash: h.str(pc.ArticleCode).int(pc.UnitPriceCents).str(pc.Currency).str(pc.ValidFrom).str(pc.ValidTo).sum(),
-				vals: []any{pc.ArticleCode, pc.UnitPriceCents, pc.Currency, pc.ValidFrom, pc.ValidTo},
+			rows = append(rows, Row{
+				Key:  pc.ArticleCode,
+				Hash: h.str(pc.ArticleCode).int(pc.UnitPriceCents).str(pc.Currency).str(pc.ValidFrom).str(pc.ValidTo).sum(),
+				Vals: []any{pc.ArticleCode, pc.UnitPriceCents, pc.Currency, pc.ValidFrom, pc.ValidTo},
 			})
 		}
 	default:
-		return nil, unknownEntity(entity)
+		return nil, UnknownEntity(entity)
 	}
 	return dedupLastWins(rows), nil
 }
 
-func dedupLastWins(rows []mirrorRow) []mirrorRow {
+func dedupLastWins(rows []Row) []Row {
 	last := make(map[string]int, len(rows))
 	for i, r := range rows {
-		last[r.key] = i
+		last[r.Key] = i
 	}
 	if len(last) == len(rows) {
 		return rows
 	}
-	out := make([]mirrorRow, 0, len(last))
+	out := make([]Row, 0, len(last))
 	for i, r := range rows {
-		if last[r.key] == i {
+		if last[r.Key] == i {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-func unknownEntity(entity string) error {
+// UnknownEntity is the error for an entity name that is not one of archibald.Entities.
+func UnknownEntity(entity string) error {
 	return archibald.FieldErrorf("entity", "unknown entity %q (want one of %s)", entity, strings.Join(archibald.Entities, ", "))
 }
