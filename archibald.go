@@ -190,12 +190,39 @@ type Order struct {
 	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
+// CheckStatus returns an EINVALID error naming field unless s is one of the four
+// statuses.
+func CheckStatus(field string, s OrderStatus) error {
+	if !s.Valid() {
+		return FieldErrorf(field, "unknown order status %q (want queued, submitting, created or failed)", s)
+	}
+	return nil
+}
+
 // OrderTransition moves an order from one status to the next.
 type OrderTransition struct {
 	From, To   OrderStatus
 	ErpOrderID string // with To == OrderCreated
 	Error      string // with To == OrderFailed
 	At         time.Time
+}
+
+// Validate checks what every store requires of a transition: known statuses, the ERP's
+// id for a created order, and a reason for a failed one.
+func (t OrderTransition) Validate() error {
+	if err := CheckStatus("from", t.From); err != nil {
+		return err
+	}
+	if err := CheckStatus("to", t.To); err != nil {
+		return err
+	}
+	if t.To == OrderCreated && t.ErpOrderID == "" {
+		return FieldErrorf("erpOrderId", "is empty; an order is created only with the ERP's id")
+	}
+	if t.To == OrderFailed && t.Error == "" {
+		return FieldErrorf("error", "is empty; a failed order says why")
+	}
+	return nil
 }
 
 // OrderStore persists orders. Every method is safe for concurrent use.

@@ -204,12 +204,6 @@ func (db *DB) CommitPage(ctx context.Context, p archibald.PageCommit) (archibald
 	if err != nil {
 		return archibald.SyncRun{}, err
 	}
-	if p.Page < 1 {
-		return archibald.SyncRun{}, archibald.FieldErrorf("page", "is %d; pages are numbered from 1", p.Page)
-	}
-	if p.Total < 0 {
-		return archibald.SyncRun{}, archibald.FieldErrorf("total", "is %d; it cannot be negative", p.Total)
-	}
 	// Validation and hashing happen before a connection is taken.
 	rows, err := mirrorrow.FromPage(p)
 	if err != nil {

@@ -35,13 +35,6 @@ func scanOrder(r interface{ Scan(...any) error }) (archibald.Order, error) {
 	return o, nil
 }
 
-func checkStatus(field string, s archibald.OrderStatus) error {
-	if !s.Valid() {
-		return archibald.FieldErrorf(field, "unknown order status %q (want queued, submitting, created or failed)", s)
-	}
-	return nil
-}
-
 // CreateOrder persists a new order. When its idempotency key is already used it writes
 // nothing and returns the existing order with created false.
 func (db *DB) CreateOrder(ctx context.Context, o archibald.Order) (archibald.Order, bool, error) {
@@ -54,7 +47,7 @@ func (db *DB) CreateOrder(ctx context.Context, o archibald.Order) (archibald.Ord
 	if o.Status == "" {
 		o.Status = archibald.OrderQueued
 	}
-	if err := checkStatus("status", o.Status); err != nil {
+	if err := archibald.CheckStatus("status", o.Status); err != nil {
 		return archibald.Order{}, false, err
 	}
 	created, err := toNanos("createdAt", o.CreatedAt)
@@ -134,7 +127,7 @@ func (db *DB) ListOrders(ctx context.Context, status archibald.OrderStatus, limi
 		return queryAll(ctx, db.read, "list orders", scanOrder,
 			"SELECT "+orderColumns+" FROM orders ORDER BY created_at DESC, id DESC LIMIT ?", clampLimit(limit))
 	}
-	if err := checkStatus("status", status); err != nil {
+	if err := archibald.CheckStatus("status", status); err != nil {
 		return nil, err
 	}
 	return queryAll(ctx, db.read, "list orders", scanOrder,
@@ -144,7 +137,7 @@ func (db *DB) ListOrders(ctx context.Context, status archibald.OrderStatus, limi
 
 // OrdersByStatus lists every order with the status, oldest first.
 func (db *DB) OrdersByStatus(ctx context.Context, status archibald.OrderStatus) ([]archibald.Order, error) {
-	if err := checkStatus("status", status); err != nil {
+	if err := archibald.CheckStatus("status", status); err != nil {
 		return nil, err
 	}
 	return queryAll(ctx, db.read, "orders by status", scanOrder,
@@ -154,17 +147,8 @@ func (db *DB) OrdersByStatus(ctx context.Context, status archibald.OrderStatus) 
 // TransitionOrder compares and sets the order's status in one write: Conflict, writing
 // nothing, when the order is not in t.From; NotFound when there is no such order.
 func (db *DB) TransitionOrder(ctx context.Context, id string, t archibald.OrderTransition) (archibald.Order, error) {
-	if err := checkStatus("from", t.From); err != nil {
+	if err := t.Validate(); err != nil {
 		return archibald.Order{}, err
-	}
-	if err := checkStatus("to", t.To); err != nil {
-		return archibald.Order{}, err
-	}
-	if t.To == archibald.OrderCreated && t.ErpOrderID == "" {
-		return archibald.Order{}, archibald.FieldErrorf("erpOrderId", "is empty; an order is created only with the ERP's id")
-	}
-	if t.To == archibald.OrderFailed && t.Error == "" {
-		return archibald.Order{}, archibald.FieldErrorf("error", "is empty; a failed order says why")
 	}
 	at, err := toNanos("at", t.At)
 	if err != nil {

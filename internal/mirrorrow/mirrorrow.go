@@ -63,10 +63,16 @@ func NormArticle(s string) string {
 // control character no query contains, so a match never spans two fields.
 const SearchSep = "\x1f"
 
-// FromPage validates the page's rows against the run's entity and turns them into
+// FromPage validates the page (its number, its total and its rows) against the run's entity and turns them into
 // mirror rows. When a key appears more than once in the page the last row wins and
 // is written once, at the position of its last occurrence.
 func FromPage(p archibald.PageCommit) ([]Row, error) {
+	if p.Page < 1 {
+		return nil, archibald.FieldErrorf("page", "is %d; pages are numbered from 1", p.Page)
+	}
+	if p.Total < 0 {
+		return nil, archibald.FieldErrorf("total", "is %d; it cannot be negative", p.Total)
+	}
 	entity := p.Run.Entity
 	var rows []Row
 	var h rowHasher
